@@ -109,9 +109,9 @@ class SmtpServer:
         }
 
 
-def running_smtp_server() -> Iterator[SmtpServer]:
+def running_smtp_server(recorder: Recorder | None = None) -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port, for a fixture to yield."""
-    recorder = Recorder()
+    recorder = recorder or Recorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from tracker.digest import CATEGORY_LABELS, N_, RESULT_LABELS, STANCE_LABELS
+from tracker.items import storable
 from tracker.models import (
     AgendaItem,
     Body,
@@ -451,7 +452,7 @@ def atom_bytes(session: Session, scope: Scope, *, lang: str, base_url: str) -> b
     fg = FeedGenerator()
     feed_url = page.absolute(scope.path + "feed.atom")
     fg.id(feed_url)
-    fg.title(r.gettext("ICE items: %(name)s", name=scope.name))
+    fg.title(storable(r.gettext("ICE items: %(name)s", name=scope.name)))
     fg.subtitle(r.gettext("Meetings with ICE items, from ICE Council Tracker"))
     fg.link(href=feed_url, rel="self", type="application/atom+xml")
     fg.link(href=page.absolute(scope.path), rel="alternate", type="text/html")
@@ -466,15 +467,17 @@ def atom_bytes(session: Session, scope: Scope, *, lang: str, base_url: str) -> b
         observed = _utc(change.observed_at)
         newest = observed if newest is None or observed > newest else newest
         entry = fg.add_entry()
-        entry.id(_entry_id(change, juris, meeting, item, statement, event, observed))
+        entry.id(storable(_entry_id(change, juris, meeting, item, statement, event, observed)))
         title, link, text = _entry_text(
             r, page, change, juris, meeting, item, statement, event, bodies, people
         )
-        entry.title(title)
-        entry.link(href=link, rel="alternate", type="text/html")
+        # rows written before the items cleaned their text, or typed in by hand, may still
+        # hold characters XML cannot carry
+        entry.title(storable(title))
+        entry.link(href=storable(link), rel="alternate", type="text/html")
         entry.updated(observed)
         entry.published(observed)
-        entry.content(text, type="text")
+        entry.content(storable(text), type="text")
     fg.updated(newest or datetime(2000, 1, 1, tzinfo=UTC))
     return bytes(fg.atom_str(pretty=True))
 

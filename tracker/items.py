@@ -8,18 +8,42 @@ them (``partial`` items come from a listing that carries only some fields of a r
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tracker.models import MeetingStatus, VoteSource, VoteValue
 
 DocumentKind = Literal["agenda", "minutes", "attachment", "packet", "video", "text"]
 
 
+# What neither PostgreSQL text (NUL) nor XML 1.0 (the Atom feed) can hold: C0 controls but tab,
+# newline and carriage return; lone surrogates; U+FFFE and U+FFFF.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def storable(text: str) -> str:
+    """``text`` without the characters no database or feed can carry (a crawled page may)."""
+    return _UNSTORABLE.sub("", text)
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cleaned = dict(data)
+        for key, value in data.items():
+            if isinstance(value, str):
+                cleaned[key] = storable(value)
+            elif isinstance(value, list | tuple) and any(isinstance(v, str) for v in value):
+                cleaned[key] = type(value)(storable(v) if isinstance(v, str) else v for v in value)
+        return cleaned
 
 
 class DocumentRef(_Item):

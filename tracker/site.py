@@ -63,7 +63,11 @@ def _file(outdir: Path, lang: str, path: str) -> Path:
     relative = Page.prefix(lang) + path
     if relative.endswith("/"):
         relative += "index.html"
-    return outdir / relative.lstrip("/")
+    target = outdir / relative.lstrip("/")
+    # page keys are single safe segments (tracker/web_keys.py); this holds even if one is not
+    if ".." in Path(relative).parts or not target.resolve().is_relative_to(outdir.resolve()):
+        raise ConfigError(f"refusing to write outside {outdir}: {relative}")
+    return target
 
 
 def build(
