@@ -4,7 +4,9 @@ Order of requests: /votetypes (optional) so votes can be normalized; then /bodie
 the events listing ($top/$skip pages of 1000, deduplicated by EventId); for each event its
 items with notes and attachments; for each item of a past meeting its votes (and roll calls
 where flagged); each voter's person record; each body's office records; each matter with its
-sponsors, attachments and text (through /versions).
+sponsors, attachments and text (through /versions). An incremental crawl skips /bodies (the
+events name their bodies) and asks for /votetypes only once it fetches a meeting's details, so a
+refresh that finds nothing changed is the listing alone.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class LegistarApiSpider(TrackerSpider):
         self.seen_people: set[str] = set()
         self.seen_matters: set[str] = set()
         self.listing_complete = True
+        self.votetypes_asked = False
 
     # -- URLs ------------------------------------------------------------------------------
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
@@ -127,16 +130,38 @@ class LegistarApiSpider(TrackerSpider):
 
     # -- start -----------------------------------------------------------------------------
     async def start(self) -> Any:
-        yield self.request("/votetypes", self.parse_votetypes, "votetypes", optional=True)
+        if self.plan.mode == "full":
+            self.votetypes_asked = True
+            yield self.votetypes_request(then_list=True)
+        else:
+            # An incremental crawl that finds nothing changed asks only for the listing: the
+            # vote types are asked for once a meeting's details are (votes_need_types), and
+            # bodies come with the events; the full sweep refreshes both.
+            for request in self.listing_requests():
+                yield request
+
+    def votetypes_request(self, *, then_list: bool) -> scrapy.Request:
+        request = self.request(
+            "/votetypes", self.parse_votetypes, "votetypes", optional=True, then_list=then_list
+        )
+        # ahead of everything queued, so the types are known before any vote is read
+        return request.replace(priority=100)
+
+    def votes_need_types(self) -> Iterator[scrapy.Request]:
+        if not self.votetypes_asked:
+            self.votetypes_asked = True
+            yield self.votetypes_request(then_list=False)
 
     def parse_votetypes(self, response: Response) -> Iterator[Any]:
         data = self.load_json(response, list)
         if data is not BAD_BODY:
             self.normalizer.learn_legistar_votetypes(r for r in data if isinstance(r, dict))
-        yield from self.listing_requests()
+        if response.meta.get("then_list"):
+            yield from self.listing_requests()
 
     def listing_requests(self) -> Iterator[scrapy.Request]:
-        yield self.request("/bodies", self.parse_bodies, "bodies", optional=True)
+        if self.plan.mode == "full":
+            yield self.request("/bodies", self.parse_bodies, "bodies", optional=True)
         yield self.events_page(0)
 
     def events_page(self, skip: int) -> scrapy.Request:
@@ -148,7 +173,7 @@ class LegistarApiSpider(TrackerSpider):
     def after_error(self, request: scrapy.Request) -> Any:
         kind = request.meta.get("kind")
         if kind == "votetypes":
-            return self.listing_requests()
+            return self.listing_requests() if request.meta.get("then_list") else None
         if kind == "events":
             self.listing_complete = False
         state = request.meta.get("matter_state")
@@ -275,6 +300,7 @@ class LegistarApiSpider(TrackerSpider):
                 assert self.crawler.stats is not None
                 self.crawler.stats.inc_value("tracker/skipped/unchanged_event")
                 continue
+            yield from self.votes_need_types()
             yield self.request(
                 f"/events/{meeting.platform_id}/eventitems",
                 self.parse_event_items,

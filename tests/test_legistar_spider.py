@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, time
 from typing import Any
@@ -201,6 +202,48 @@ def test_incremental_skips_unchanged_old_meetings() -> None:
         known_versions={"4048": meeting.platform_version},
     )
     assert not recent.may_skip("4048", meeting.platform_version, meeting.start)
+
+
+def _start(spider: LegistarApiSpider) -> list[Request]:
+    async def collect() -> list[Request]:
+        return [r async for r in spider.start()]
+
+    return asyncio.run(collect())
+
+
+def test_full_sweep_asks_for_vote_types_then_bodies_and_listing() -> None:
+    spider = make_spider("full")
+    [first] = _start(spider)
+    assert first.url == f"{API}/votetypes"
+    then = list(spider.parse_votetypes(response(first.url, [], **first.meta)))
+    assert [r.url.split("?")[0] for r in then] == [f"{API}/bodies", f"{API}/events"]
+    events = recorded("request_0_events.json")
+    asked = list(spider.parse_events(response(f"{API}/events", events, skip=0)))
+    assert not [r for r in asked if isinstance(r, Request) and "votetypes" in r.url]
+
+
+def test_quiet_refresh_is_the_listing_alone() -> None:
+    """A refresh that finds nothing changed asks for the listing only (plus robots.txt)."""
+    spider = make_spider("incremental")
+    [only] = _start(spider)
+    assert only.url.split("?")[0] == f"{API}/events"
+    assert list(spider.parse_events(response(only.url, [], skip=0))) == []
+
+
+def test_incremental_asks_for_vote_types_once_before_details() -> None:
+    spider = make_spider("incremental")
+    events = recorded("request_0_events.json")
+    asked = [
+        r
+        for r in spider.parse_events(response(f"{API}/events", events, skip=0))
+        if isinstance(r, Request)
+    ]
+    kinds = [r.meta["kind"] for r in asked]
+    assert kinds.count("votetypes") == 1
+    assert kinds.index("votetypes") < kinds.index("eventitems")
+    [types] = [r for r in asked if r.meta["kind"] == "votetypes"]
+    assert types.priority > max(r.priority for r in asked if r is not types)
+    assert list(spider.parse_votetypes(response(types.url, [], **types.meta))) == []
 
 
 @pytest.fixture(scope="module")
