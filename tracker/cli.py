@@ -6,19 +6,17 @@ Every expected failure is a TrackerError: printed as one line on stderr with a n
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from tracker import __version__
+from tracker.cli_options import registry_option, settings_of
 from tracker.exceptions import ConfigError, ExportError, TrackerError
-from tracker.registry import Registry, load_registry
-from tracker.settings import SECRET_SETTINGS, SETTINGS, Settings, env_name, load_settings
-
-F = TypeVar("F", bound=Callable[..., Any])
+from tracker.registry import load_registry
+from tracker.settings import SECRET_SETTINGS, SETTINGS, env_name, load_settings
 
 
 class _Group(click.Group):
@@ -28,26 +26,6 @@ class _Group(click.Group):
         except TrackerError as exc:
             click.echo(f"ice-tracker: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-
-
-def registry_option(func: F) -> F:
-    return click.option(
-        "--registry",
-        "registry_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A registry file of your own (TOML, same format as the bundled one); repeatable.",
-    )(func)
-
-
-def _registry(files: Sequence[Path]) -> Registry:
-    return load_registry(files)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _date(value: str, name: str) -> datetime:
@@ -139,7 +117,7 @@ def crawl(
     from tracker.crawl import CrawlOptions, run_crawls
     from tracker.relevance import RelevanceStage
 
-    registry = _registry(registry_files)
+    registry = load_registry(registry_files)
     if crawl_all:
         entries = list(registry)
     elif jurisdictions:
@@ -172,7 +150,7 @@ def crawl(
         progress=progress,
         faults=faults,
     )
-    summaries = run_crawls(entries, _settings(ctx), options, classifier=RelevanceStage())
+    summaries = run_crawls(entries, settings_of(ctx), options, classifier=RelevanceStage())
     failed = False
     for s in summaries:
         click.echo(
@@ -186,9 +164,9 @@ def crawl(
 
 @main.command("settings")
 @click.pass_context
-def show_settings(ctx: click.Context) -> None:
+def showsettings_of(ctx: click.Context) -> None:
     """List every setting: environment variable, current value and meaning."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     for field in SETTINGS:
         value = getattr(settings, field.name)
         if field.name in SECRET_SETTINGS and value:
@@ -250,7 +228,7 @@ def export(
         raise ConfigError("--person applies to votes and stances only")
     if fmt == "ocd" and what != "votes":
         raise ConfigError("--format ocd applies to votes only")
-    engine = open_database(_settings(ctx).resolved_database_url)
+    engine = open_database(settings_of(ctx).resolved_database_url)
     if what == "votes":
         rows: Any = cited_vote_rows(
             engine, jurisdiction=jurisdiction, person=person, relevant=relevant
@@ -301,7 +279,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from tracker.health import health_lines, jurisdiction_health
     from tracker.history import jurisdiction_status
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = open_database(settings.resolved_database_url)
     rows = jurisdiction_status(engine)
     health = jurisdiction_health(
@@ -415,7 +393,7 @@ def search_command(
     from tracker.db import open_database
     from tracker.search import MARK_END, MARK_START, search
 
-    engine = open_database(_settings(ctx).resolved_database_url)
+    engine = open_database(settings_of(ctx).resolved_database_url)
     hits = search(
         engine,
         query,
@@ -486,7 +464,7 @@ def document_show(
     from tracker.exceptions import DocumentNotFound
     from tracker.library import load_document
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = open_database(settings.resolved_database_url)
     doc, versions, chosen, pages = load_document(engine, document_id, number)
     click.echo(f"document {doc.id}: {doc.name or '(no name)'} ({doc.kind})")

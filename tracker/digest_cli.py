@@ -7,41 +7,16 @@ only in the operator's own ``subscribers list``; every other message masks them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from sqlalchemy.engine import Engine
 
+from tracker.cli_options import registry_option, settings_of
 from tracker.exceptions import ConfigError
-from tracker.registry import Registry, load_registry
+from tracker.registry import load_registry
 from tracker.settings import Settings
 from tracker.subscribers import FREQUENCIES, LANGUAGES, mask_email
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-# The same as tracker.cli's helpers; not imported from there, since tracker.cli imports this
-# module to register its commands.
-def registry_option(func: F) -> F:
-    return click.option(
-        "--registry",
-        "registry_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A registry file of your own (TOML, same format as the bundled one); repeatable.",
-    )(func)
-
-
-def _registry(files: Sequence[Path]) -> Registry:
-    return load_registry(files)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _engine(settings: Settings) -> Engine:
@@ -87,9 +62,9 @@ def subscribe(
     from tracker.subscribers import utcnow, validate_filters
     from tracker.tokens import Tokens
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     filters = validate_filters(
-        _registry(registry_files),
+        load_registry(registry_files),
         jurisdictions=jurisdictions,
         bodies=bodies,
         categories=categories,
@@ -142,7 +117,7 @@ def list_command(ctx: click.Context, status: str | None, mask: bool, as_json: bo
     """Every subscriber: status, language, frequency, what they follow, digests sent."""
     from tracker.subscribers import list_subscribers
 
-    rows = list_subscribers(_engine(_settings(ctx)), status=status)
+    rows = list_subscribers(_engine(settings_of(ctx)), status=status)
     if as_json:
         out = [
             {
@@ -181,7 +156,7 @@ def confirm_command(ctx: click.Context, token: str) -> None:
     from tracker.subscribers import confirm
     from tracker.tokens import Tokens
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     token = token.rstrip("/").rsplit("/", 1)[-1]  # the whole link works too
     claims = Tokens.from_settings(settings).check_confirm(token)
     subscriber = confirm(_engine(settings), claims, backfill_days=settings.digest_backfill_days)
@@ -198,7 +173,7 @@ def unsubscribe(ctx: click.Context, email: str | None, token: str | None) -> Non
     from tracker.subscribers import unsubscribe_by_token
     from tracker.tokens import Tokens
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if bool(email) == bool(token):
         raise ConfigError("give EMAIL or --token, not both")
     engine = _engine(settings)
@@ -245,7 +220,7 @@ def digest(
     from tracker.digest import queue_digests
     from tracker.mailer import send_queued, transport_from_settings
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if dry_run and send:
         raise ConfigError("--dry-run and --send go separately")
     if preview and not dry_run:
@@ -256,7 +231,7 @@ def digest(
         engine,
         settings,
         frequency=frequency,
-        registry=_registry(registry_files),
+        registry=load_registry(registry_files),
         dry_run=dry_run,
     )
     verb = "would queue" if dry_run else "queued"

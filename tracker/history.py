@@ -118,6 +118,40 @@ def explain(matches: list[dict[str, Any]]) -> str:
     return "; ".join(f"“{text}” ({rule})" for text, rule in seen.items())
 
 
+def vote_fields(
+    vote: Vote,
+    event: VoteEvent,
+    item: AgendaItem,
+    meeting: Meeting,
+    juris: Jurisdiction,
+    who: Person,
+    body: Body | None,
+    matter: Matter | None,
+) -> dict[str, Any]:
+    """The columns of a VoteRow, from one vote and the rows it hangs from."""
+    return {
+        "jurisdiction": juris.slug,
+        "body": body.name if body else None,
+        "meeting_start": _iso(local_time(meeting.start, meeting.timezone)),
+        "timezone": meeting.timezone,
+        "item_number": item.number,
+        "matter_file": matter.file_number if matter else None,
+        "title": item.title,
+        "relevant": item.relevant,
+        "category": item.category,
+        "direction": item.direction,
+        "motion": event.motion,
+        "action": event.action,
+        "result": event.result,
+        "person": who.name,
+        "value": vote.value,
+        "raw_value": vote.raw_value,
+        "source": event.source,
+        "source_url": event.source_url,
+        "meeting_url": meeting.source_url,
+    }
+
+
 def vote_rows(
     engine: Engine,
     *,
@@ -150,28 +184,8 @@ def vote_rows(
             col(VoteEvent.id),
             col(Person.name),
         )
-        for vote, event, item, meeting, juris, who, body, matter in session.execute(query):
-            yield VoteRow(
-                jurisdiction=juris.slug,
-                body=body.name if body else None,
-                meeting_start=_iso(local_time(meeting.start, meeting.timezone)),
-                timezone=meeting.timezone,
-                item_number=item.number,
-                matter_file=matter.file_number if matter else None,
-                title=item.title,
-                relevant=item.relevant,
-                category=item.category,
-                direction=item.direction,
-                motion=event.motion,
-                action=event.action,
-                result=event.result,
-                person=who.name,
-                value=vote.value,
-                raw_value=vote.raw_value,
-                source=event.source,
-                source_url=event.source_url,
-                meeting_url=meeting.source_url,
-            )
+        for row in session.execute(query):
+            yield VoteRow(**vote_fields(*row))
 
 
 def item_rows(

@@ -15,42 +15,21 @@ platform should; otherwise it prints the diagnosis on one line (``ice-tracker: e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from tracker.cli_options import registry_option, settings_of
 from tracker.exceptions import ConfigError
 from tracker.registry import PLATFORM_CONFIGS, Registry, load_registry
-from tracker.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _REGISTRY_FILES = "tracker.jurisdictions.registry_files"
 
 
-# The same as tracker.cli's helper; not imported from there, since tracker.cli imports this
-# module to register its commands.
-def registry_option(func: F) -> F:
-    return click.option(
-        "--registry",
-        "registry_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A registry file of your own (TOML, same format as the bundled one); repeatable.",
-    )(func)
-
-
 def _registry(ctx: click.Context, files: Sequence[Path]) -> Registry:
     return load_registry([*ctx.meta.get(_REGISTRY_FILES, ()), *files])
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 @click.group("jurisdictions", invoke_without_command=True)
@@ -114,7 +93,7 @@ def check(
     """
     from tracker.jurisdictions import CheckFailed, HttpClient, check_entry, replay_reference_time
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     entry = _registry(ctx, registry_files).get(slug)
     timeout = float(min(settings.download_timeout, 60))
     if replay:

@@ -10,36 +10,15 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
 
 import click
 
+from tracker.cli_options import registry_option, settings_of
 from tracker.registry import load_registry
-from tracker.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-# The same as tracker.cli's helper; not imported from there, since tracker.cli imports this
-# module to register its commands.
-def registry_option(func: F) -> F:
-    return click.option(
-        "--registry",
-        "registry_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A registry file of your own (TOML, same format as the bundled one); repeatable.",
-    )(func)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _logging() -> None:
@@ -100,7 +79,7 @@ def run(
     """
     from tracker.service import Service
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     registry = load_registry(registry_files)
     slugs = list(jurisdictions) or [
         s.strip() for s in settings.service_jurisdictions.split(",") if s.strip()

@@ -49,7 +49,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from tracker.exceptions import StatementError
-from tracker.history import ItemRow, MeetingRow, VoteRow, item_rows, meeting_rows
+from tracker.history import (
+    ItemRow,
+    MeetingRow,
+    VoteRow,
+    item_rows,
+    meeting_rows,
+    vote_fields,
+)
 from tracker.models import (
     AgendaItem,
     Body,
@@ -1260,25 +1267,7 @@ def cited_vote_rows(
         for vote, event, item, meeting, juris, who, body, matter, sha in session.execute(query):
             procedural = is_procedural(event.motion, event.action or item.action)
             yield CitedVoteRow(
-                jurisdiction=juris.slug,
-                body=body.name if body else None,
-                meeting_start=_iso_local(meeting.start, meeting.timezone),
-                timezone=meeting.timezone,
-                item_number=item.number,
-                matter_file=matter.file_number if matter else None,
-                title=item.title,
-                relevant=item.relevant,
-                category=item.category,
-                direction=item.direction,
-                motion=event.motion,
-                action=event.action,
-                result=event.result,
-                person=who.name,
-                value=vote.value,
-                raw_value=vote.raw_value,
-                source=event.source,
-                source_url=event.source_url,
-                meeting_url=meeting.source_url,
+                **vote_fields(vote, event, item, meeting, juris, who, body, matter),
                 procedural=procedural,
                 effect=cooperation_effect(item.direction, vote.value, procedural)
                 if item.relevant

@@ -21,8 +21,8 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tracker.cli_options import settings_of
 from tracker.exceptions import ConfigError, TrackerError
-from tracker.settings import Settings
 from tracker.stances import (
     EDITABLE,
     STANCES,
@@ -47,16 +47,10 @@ from tracker.stances import (
 PRIVATE_TABLES = ("subscriber", "subscription", "delivery")
 
 
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
 def _engine(ctx: click.Context) -> Engine:
     from tracker.db import open_database
 
-    return open_database(_settings(ctx).resolved_database_url)
+    return open_database(settings_of(ctx).resolved_database_url)
 
 
 def _short(text: str | None, width: int = 110) -> str:
@@ -623,7 +617,7 @@ def explore(ctx: click.Context, port: int, host: str) -> None:
     """Open the database in Datasette, with canned queries (needs the `explore` extra)."""
     if shutil.which("datasette") is None and importlib.util.find_spec("datasette") is None:
         raise ConfigError("explore needs Datasette: pip install 'ice-council-tracker[explore]'")
-    url = sa.make_url(_settings(ctx).resolved_database_url)
+    url = sa.make_url(settings_of(ctx).resolved_database_url)
     if url.get_backend_name() != "sqlite" or not url.database:
         raise ConfigError("explore works on a SQLite database file (Datasette reads SQLite)")
     _engine(ctx).dispose()  # the schema is current before we copy it

@@ -5,32 +5,12 @@ Registered on the ``ice-tracker`` group at the end of tracker/cli.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from tracker.registry import Registry, load_registry
-from tracker.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _registry(files: Sequence[Path]) -> Registry:
-    return load_registry(files)
-
-
-registry_option = click.option(
-    "--registry",
-    "registry_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A registry file of your own (TOML, same format as the bundled one); repeatable.",
-)
+from tracker.cli_options import registry_option, settings_of
+from tracker.registry import load_registry
 
 
 @click.command()
@@ -63,8 +43,8 @@ def serve(
 
     from tracker.web import create_app, install_log_filter
 
-    settings = _settings(ctx)
-    app = create_app(settings, registry=_registry(registry_files))
+    settings = settings_of(ctx)
+    app = create_app(settings, registry=load_registry(registry_files))
     install_log_filter()
     click.echo(f"serving on http://{host}:{port}/ (links in e-mails: {settings.public_base_url})")
     uvicorn.run(
@@ -87,9 +67,9 @@ def build_site(ctx: click.Context, outdir: Path, registry_files: tuple[Path, ...
     from tracker.db import open_database
     from tracker.site import build
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = open_database(settings.resolved_database_url)
-    report = build(engine, _registry(registry_files), outdir, base_url=settings.public_base_url)
+    report = build(engine, load_registry(registry_files), outdir, base_url=settings.public_base_url)
     click.echo(
         f"wrote {report.pages} pages and {report.feeds} calendars and feeds to {outdir} "
         f"in {report.seconds:.1f} s; sign-up and search forms point at {settings.public_base_url}"
