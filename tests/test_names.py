@@ -198,7 +198,12 @@ _word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéñü", min_size=3, max_siz
 
 
 @property_settings(200)
-@given(st.lists(st.tuples(_word, _word), min_size=1, max_size=8, unique_by=lambda t: t[1]))
+# unique by the folded last name: "Nan" and "Nañ" are one name to the resolver, on purpose
+@given(
+    st.lists(
+        st.tuples(_word, _word), min_size=1, max_size=8, unique_by=lambda t: normalize_name(t[1])
+    )
+)
 def test_every_member_resolves_to_themself(pairs: list[tuple[str, str]]) -> None:
     members = roster(*(f"{first.title()} {last.title()}" for first, last in pairs))
     for member, (_, last) in zip(members, pairs, strict=True):

@@ -74,6 +74,8 @@ def test_faults_never_remove_cancel_or_lose(
     faulty = crawl(url, SEATTLE_WARC, "--fault-rate", "0.3", "--fault-seed", str(seed))
     injected = int(faulty.stderr.split("replay injected ", 1)[1].split(" ", 1)[0])
     assert injected > 0
+    # the figures of a run (pytest -s): how many faults, of which kinds, and the run's counts
+    print(f"seed {seed}: " + next(x for x in faulty.stderr.splitlines() if "replay injected" in x))
     run = query(url, "SELECT status, errors FROM crawl_run ORDER BY id DESC LIMIT 1")[0]
     assert run.status in ("partial", "failed")  # never "ok" when pages failed
     assert run.errors > 0

@@ -5,6 +5,7 @@ Registered on the ``ice-tracker`` group at the end of tracker/cli.py.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -46,6 +47,11 @@ def serve(
     settings = settings_of(ctx)
     app = create_app(settings, registry=load_registry(registry_files))
     install_log_filter()
+    # What is loaded by now (the app, the templates, SQLAlchemy, the registry) lives as long
+    # as the process: keep it out of the garbage collector's full passes, which otherwise
+    # walk it all and stall whichever request triggers them.
+    gc.collect()
+    gc.freeze()
     click.echo(f"serving on http://{host}:{port}/ (links in e-mails: {settings.public_base_url})")
     uvicorn.run(
         app,
