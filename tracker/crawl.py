@@ -117,6 +117,8 @@ def scrapy_settings(
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "tracker.middlewares.RetryMiddleware": 550,
+            # after Scrapy's RedirectMiddleware (600) in the request chain, before it for answers
+            "tracker.middlewares.OffsiteRedirectMiddleware": 650,
             **({"tracker.archive.WarcArchiveMiddleware": 950} if warc is not None else {}),
         },
         "EXTENSIONS": {"tracker.crawl.ProgressExtension": 500} if progress else {},

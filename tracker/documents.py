@@ -168,6 +168,11 @@ class DocumentRequestsMiddleware:
         if failure.check(DownloadCancelledError) and "max size" in failure.getErrorMessage():
             reason = "too_large"
             error = f"larger than the download limit ({self.maxsize:,} bytes)"
+        elif failure.check(HttpError) and request.meta.get("offsite_redirect"):
+            status = failure.value.response.status  # type: ignore[union-attr]
+            target = request.meta["offsite_redirect"]
+            reason = "offsite_redirect"
+            error = f"HTTP {status} to {target}, outside the registry's domains; not followed"
         elif failure.check(HttpError):
             status = failure.value.response.status  # type: ignore[union-attr]
             reason, error = f"http_{status}", f"HTTP {status}"

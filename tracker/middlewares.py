@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
@@ -61,3 +62,31 @@ class RetryMiddleware(ScrapyRetryMiddleware):
                 await asyncio.sleep(wait)
                 return self._retry(request, response_status_message(response.status)) or response
         return super().process_response(request, response)
+
+
+def allowed_host(host: str, domains: list[str]) -> bool:
+    """Whether ``host`` is one of ``domains`` or below one (any host when there are none)."""
+    host = host.lower().rstrip(".")
+    return not domains or any(host == d or host.endswith("." + d) for d in domains)
+
+
+class OffsiteRedirectMiddleware:
+    """A redirect to a host outside the registry's domains is a problem of the crawl, not a
+    request that quietly vanishes.
+
+    Scrapy's offsite filter drops such a redirect without calling the request's errback, so a
+    listing redirected elsewhere would leave a run "ok" with data missing. Placed before
+    Scrapy's RedirectMiddleware in the response chain, this one stops the redirect instead:
+    the 3xx answer reaches the spider's errback, which records it as ``offsite_redirect``.
+    """
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+        location = response.headers.get(b"Location")
+        if 300 <= response.status < 400 and location:
+            target = urljoin(request.url, location.decode("latin-1"))
+            host = urlsplit(target).hostname or ""
+            domains = [d.lower() for d in getattr(spider, "allowed_domains", None) or []]
+            if not allowed_host(host, domains):
+                request.meta["dont_redirect"] = True
+                request.meta["offsite_redirect"] = target
+        return response

@@ -171,7 +171,14 @@ class TrackerSpider(scrapy.Spider):
             response: Response = error.response
             status = response.status
             missing = status in (404, 410) and request.meta.get("optional")
-            if missing or self.failure_means_empty(response):
+            offsite = request.meta.get("offsite_redirect")
+            if offsite:
+                self.problem(
+                    f"offsite_redirect/{kind}",
+                    request.url,
+                    f"HTTP {status} to {offsite}, outside the registry's domains; not followed",
+                )
+            elif missing or self.failure_means_empty(response):
                 self.unavailable(kind, request.url)
             else:
                 self.problem(f"http_{status}/{kind}", request.url, f"HTTP {status}")

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session, col
 
 from tracker.digest import CommentInfo, match_item
@@ -484,7 +484,14 @@ def _ice_meetings(
     person_id: int | None = None,
 ) -> list[tuple[Meeting, int]]:
     """Meetings with ICE items (and how many), filtered, ordered and limited."""
-    query = select(Meeting).where(col(Meeting.id).in_(ice_meeting_ids()), *query_filter)
+    # EXISTS per candidate meeting (an index probe each), not IN over every ICE item's meeting:
+    # the candidates are few (upcoming, in these places or bodies), the ICE items many.
+    has_ice_item = exists().where(
+        col(AgendaItem.meeting_id) == col(Meeting.id),
+        col(AgendaItem.relevant).is_(True),
+        col(AgendaItem.removed_at).is_(None),
+    )
+    query = select(Meeting).where(has_ice_item, *query_filter)
     if jurisdiction_id is not None:
         query = query.where(col(Meeting.jurisdiction_id) == jurisdiction_id)
     if body_id is not None:
