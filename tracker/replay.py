@@ -153,6 +153,12 @@ class _Handler(BaseHTTPRequestHandler):
             if faults.delay_seconds:
                 time.sleep(faults.delay_seconds)
             fault = faults.choose(f"{method} {url}", attempt)
+            if fault == "timeout":
+                # counted before the stall: the crawl may give up and finish before it ends
+                self.server.injected[fault] += 1
+                time.sleep(faults.stall_seconds)
+                self.close_connection = True
+                return
             if fault is not None and self._inject(fault, found, faults):
                 self.server.injected[fault] += 1
                 return
@@ -189,9 +195,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(text)))
             self.end_headers()
             self.wfile.write(text)
-        elif fault == "timeout":
-            time.sleep(faults.stall_seconds)
-            self.close_connection = True
         elif fault == "reset":
             # SO_LINGER 0: the close sends a RST, as a dropped connection does.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
