@@ -249,3 +249,22 @@ def test_subscribe_confirm_list_unsubscribe_commands(
     # the logs never saw the address
     assert all(address not in record.getMessage() for record in caplog.records)
     assert any("a***@e***.org" in record.getMessage() for record in caplog.records)
+
+
+def test_a_replayed_confirmation_link_changes_nothing(store: Store) -> None:
+    """Clicking the confirmation link again is harmless, and an old confirmation link cannot
+    sign up again someone who has left."""
+    tokens = Tokens.from_settings(settings_now())
+    result = subscribe(store.engine, "ana@example.org", validate_filters(load_registry()))
+    token = tokens.confirm(result.subscriber_id, result.email)
+    first = confirm(store.engine, tokens.check_confirm(token))
+    again = confirm(store.engine, tokens.check_confirm(token))
+    assert (first.status, again.status) == ("active", "active")
+    assert again.confirmed_at == first.confirmed_at
+    unsubscribe(store.engine, "ana@example.org")
+    with pytest.raises(TokenError, match="unsubscribed"):
+        confirm(store.engine, tokens.check_confirm(token))
+    with Session(store.engine) as session:
+        row = session.get(Subscriber, result.subscriber_id)
+        assert row is not None
+        assert row.status == "unsubscribed"
